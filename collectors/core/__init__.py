@@ -1,0 +1,1 @@
+"""Exchange-neutral machinery: records, lifecycle, health, books, configuration."""

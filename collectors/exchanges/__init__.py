@@ -1,0 +1,1 @@
+"""Built-in exchanges. Each one registers itself with the ExchangeFactory here."""
