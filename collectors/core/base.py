@@ -115,6 +115,7 @@ class BaseDataCollector(ABC):
         self._health_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._failure_reason: str | None = None  # set by the health monitor before it drops a connection
+        self._reconnect_immediately = False  # set by a subclass for announced closes (no backoff)
         self._health_issues: list[str] = []
         self._data_since_connect = False
 
@@ -236,6 +237,9 @@ class BaseDataCollector(ABC):
     async def _on_stopped(self) -> None:
         """Hook for subclasses: flush and release resources after a stop."""
 
+    async def _on_reconnected(self) -> None:
+        """Hook for subclasses: recover what was missed while disconnected (e.g. REST backfill)."""
+
     # ------------------------------------------------------------------ message loop
     async def _message_loop(self) -> None:
         while self._should_be_running:
@@ -273,7 +277,8 @@ class BaseDataCollector(ABC):
                 )
                 self._enter_error(message)
                 return False
-            delay = self.backoff.delay(self._reconnect_attempts)
+            delay = 0.0 if self._reconnect_immediately else self.backoff.delay(self._reconnect_attempts)
+            self._reconnect_immediately = False
             self._reconnect_attempts += 1
             self.logger.warning(
                 "reconnecting in %.2fs (attempt %d/%d) after: %s",
@@ -294,6 +299,10 @@ class BaseDataCollector(ABC):
                 self._count_restart()
                 self._status = CollectorStatus.RUNNING
                 self.logger.info("reconnected (restart #%d)", self._restarts)
+                try:
+                    await self._on_reconnected()
+                except Exception as exc:  # recovery extras must not undo a good reconnect
+                    self._record_error(f"after reconnect: {type(exc).__name__}: {exc}")
                 return True
             await self._safe_disconnect()
         return False
