@@ -39,6 +39,7 @@ from collectors.core.errors import (
 )
 from collectors.core.logging import get_logger
 from collectors.core.settings import Settings
+from collectors.core.sinks import Sink
 from collectors.core.types import CollectorStatus, DataType, MarketDataPoint, OHLCVData
 
 DataCallback = Callable[[MarketDataPoint], Awaitable[None] | None]
@@ -109,6 +110,7 @@ class BaseDataCollector(ABC):
         self.logger = get_logger(self.component_name, self.settings)
 
         self._callbacks: dict[DataType, list[tuple[DataCallback, bool]]] = {t: [] for t in DataType}
+        self._sinks: list[Sink] = []
         self._status = CollectorStatus.STOPPED
         self._should_be_running = False
         self._message_task: asyncio.Task[None] | None = None
@@ -179,6 +181,8 @@ class BaseDataCollector(ABC):
         self._started_at = time.monotonic()
         self.logger.info("starting %s for %s (%s)", self.exchange_name, self.symbols, self._data_type_names())
         try:
+            for sink in self._sinks:
+                await sink.start()
             ok = await self._connect_and_subscribe()
         except Exception as exc:
             ok = False
@@ -190,6 +194,7 @@ class BaseDataCollector(ABC):
                 self._last_error = "start failed: connect or subscribe returned False"
             self.logger.error("could not start: %s", self._last_error)
             await self._safe_disconnect()
+            await self._stop_sinks()
             return False
         self._status = CollectorStatus.RUNNING
         self._message_task = asyncio.create_task(self._message_loop(), name=f"{self.component_name}-messages")
@@ -207,6 +212,7 @@ class BaseDataCollector(ABC):
         if self._health_task is not None and self._health_task is not current:
             self._health_task.cancel()
         await self._safe_disconnect()
+        await self._interrupt_connection("stopping")
         if self._message_task is not None and self._message_task is not current:
             if force:
                 self._message_task.cancel()
@@ -224,7 +230,16 @@ class BaseDataCollector(ABC):
         self._connected_at = None
         self._status = CollectorStatus.STOPPED
         await self._on_stopped()
+        await self._stop_sinks()
         self.logger.info("stopped")
+
+    async def _stop_sinks(self) -> None:
+        for sink in self._sinks:
+            try:
+                await sink.stop()
+            except Exception:  # one failing output must not keep the others from flushing
+                self._errors += 1
+                self.logger.exception("output %s failed to stop cleanly", sink.name)
 
     async def restart(self) -> bool:
         """Stop and start again; counts as a restart."""
@@ -370,7 +385,15 @@ class BaseDataCollector(ABC):
         # then reconnects through the one recovery path, with the silence as reason.
         self._failure_reason = silence
         self.logger.warning("health check: %s; reconnecting", silence)
-        self._spawn(self._safe_disconnect())
+        self._spawn(self._interrupt_connection(silence))
+
+    async def _interrupt_connection(self, reason: str) -> None:
+        """Make the blocked ``_handle_messages`` fail so the message loop reconnects.
+
+        The default closes the connection, which fails a pending receive. Collectors whose
+        message loop waits on something else (an inbox fed by reader tasks) override this.
+        """
+        await self._safe_disconnect()
 
     def _silence_issue(self) -> str | None:
         if self._connected_at is None:
@@ -423,9 +446,26 @@ class BaseDataCollector(ABC):
         data_type = DataType.parse(data_type, field="data_type")
         self._callbacks[data_type] = [(cb, is_async) for cb, is_async in self._callbacks[data_type] if cb is not callback]
 
+    def add_sink(self, sink: Sink) -> None:
+        """Attach an output (see :mod:`collectors.core.sinks`); its figures appear in status."""
+        if any(existing.name == sink.name for existing in self._sinks):
+            raise ConfigurationError(f"an output named {sink.name!r} is already attached")
+        self._sinks.append(sink)
+
+    @property
+    def sinks(self) -> list[Sink]:
+        return list(self._sinks)
+
     async def _notify_callbacks(self, data_point: MarketDataPoint) -> None:
-        """Record fresh data and hand ``data_point`` to every callback of its type."""
+        """Record fresh data and hand ``data_point`` to every output and callback of its type."""
         self._mark_data()
+        for sink in self._sinks:
+            try:
+                await sink.handle(data_point)
+            except Exception as exc:  # sinks keep what they cannot deliver; a raise is a bug, shown loudly
+                self._errors += 1
+                self._last_error = f"output {sink.name} rejected a data point: {exc!r}"
+                self.logger.exception("output %s rejected a data point", sink.name)
         for callback, is_async in self._callbacks[data_point.data_type]:
             try:
                 result = callback(data_point)
@@ -507,6 +547,8 @@ class BaseDataCollector(ABC):
                 "last_restart_time": _iso(self._last_restart_wall),
             },
         }
+        if self._sinks:
+            status["outputs"] = {sink.name: sink.describe() for sink in self._sinks}
         status.update(self._extra_status())
         return status
 

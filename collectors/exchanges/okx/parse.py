@@ -204,6 +204,7 @@ def _optional_decimal(text: str, field: str) -> Decimal | None:
 # parsers pure.
 _PRICE_CACHE: dict[str, Decimal] = {}
 PRICE_CACHE_LIMIT = 100_000
+_ZERO = Decimal("0")  # deletions (size "0") are ~3/8 of book levels; skip building them
 
 
 def _new_price(text: str) -> Decimal:
@@ -222,7 +223,10 @@ def _levels(raw_levels: list[BookLevel], side: str, check_finite: bool = True) -
     """
     cached = _PRICE_CACHE.get
     try:
-        levels = [(cached(level.px) or _new_price(level.px), Decimal(level.sz)) for level in raw_levels]
+        levels = [
+            (cached(level.px) or _new_price(level.px), _ZERO if level.sz == "0" else Decimal(level.sz))
+            for level in raw_levels
+        ]
     except InvalidOperation:
         levels = [
             (_decimal(level.px, f"{side} price"), _decimal(level.sz, f"{side} size")) for level in raw_levels
