@@ -345,3 +345,24 @@ async def test_keeps_streaming_while_dropped_every_few_seconds_for_a_minute(simu
         assert ids == sorted(set(ids))
     finally:
         await collector.stop()
+
+
+async def test_top_of_book_and_several_candle_timeframes(simulator: OKXSimulator) -> None:
+    from collectors.core.records import BookTop
+
+    collector, sink = make_collector(
+        simulator, ["BTC-USDT"], [DataType.TOP_OF_BOOK, DataType.CANDLE], candle_timeframes=["1m", "5m"]
+    )
+    assert await collector.start()
+    try:
+        await wait_for(lambda: sink.records(BookTop), what="bbo-tbt")
+        await wait_for(lambda: {c.timeframe for c in sink.records(Candle)} == {"1m", "5m"}, what="both timeframes")
+        top = sink.records(BookTop)[-1]
+        assert top.best_bid is not None and top.best_ask is not None and top.best_bid < top.best_ask
+        assert all(p.data_type is DataType.TOP_OF_BOOK for p in sink.points if isinstance(p.record, BookTop))
+        five = [c for c in sink.records(Candle) if c.timeframe == "5m"][-1]
+        assert five.open_time_ns % (300 * 10**9) == 0
+        assert five.low <= five.open <= five.high and five.low <= five.close <= five.high
+        assert collector.get_status()["endpoint"]["business"].endswith("/ws/v5/business")
+    finally:
+        await collector.stop()
