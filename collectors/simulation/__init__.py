@@ -1,7 +1,7 @@
 """Exchange-neutral simulation: a seeded synthetic market and fault plans for the simulators."""
 
 from collectors.simulation.candles import CandleSeries, FixedTimeframe, MonthTimeframe, Timeframe
-from collectors.simulation.faults import FaultState
+from collectors.simulation.faults import FaultResult, FaultState
 from collectors.simulation.market import (
     BookLevel,
     BookLevels,
@@ -22,6 +22,7 @@ __all__ = [
     "CandleBar",
     "CandleSeries",
     "Clock",
+    "FaultResult",
     "FaultState",
     "FixedTimeframe",
     "InstrumentSpec",

@@ -22,11 +22,11 @@ from websockets.protocol import OPEN
 
 from collectors.simulation.faults import FaultState
 
-
 _CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d+)[ \t]*\r\n")
 _MAX_BODY = 1 << 20
 _BATCH = 256  # frames per transport write
 _TRANSPORT_HIGH_WATER = 256 * 1024
+_CLOSE_TIMEOUT = 2.0  # seconds a server-initiated close may take before the socket is aborted
 
 BUFFER_FULL_CODE, BUFFER_FULL_REASON = 4005, "Buffer is full, cannot write data"
 IDLE_CODE, IDLE_REASON = 4004, "No data received in 30s."
@@ -123,7 +123,6 @@ class Session:
         self.last_activity = self._loop.time()  # last inbound frame or outbound push
         self.closing = False
         self._tasks: list[asyncio.Task[None]] = []
-        self.close_events: list[str] = []  # fault-state event names of server-initiated closes
 
     def start(self) -> None:
         self._tasks = [
@@ -173,10 +172,18 @@ class Session:
             return None
         self.closing = True
         self._faults.count(event)
-        self.close_events.append(event)
-        task = self._loop.create_task(self.ws.close(code, reason))
+        task = self._loop.create_task(self._close(code, reason))
         self._tasks.append(task)
         return task
+
+    async def _close(self, code: int, reason: str) -> None:
+        # A peer that stopped reading never lets the close frame out (the write waits for
+        # buffer space, before websockets' own close timeout starts): abort it instead.
+        try:
+            async with asyncio.timeout(_CLOSE_TIMEOUT):
+                await self.ws.close(code, reason)
+        except TimeoutError:
+            self.ws.transport.abort()
 
     def abort(self) -> None:
         """Drop the TCP connection without a close frame."""
