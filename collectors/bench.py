@@ -127,8 +127,10 @@ def bench_okx(
     from collectors.exchanges.okx.parse import DataBatch, okx_checksum, parse_frame
 
     rng = random.Random(seed)
-    trade_frames = okx_trade_frames(trades, rng)
+    # The websockets library hands text frames over as str: measure that input type.
+    trade_frames = [frame.decode() for frame in okx_trade_frames(trades, rng)]
     snapshot, update_frames = okx_book_frames(book_updates, rng, levels, max_changes)
+    snapshot, update_frames = snapshot.decode(), [frame.decode() for frame in update_frames]
 
     for frame in trade_frames[:1000]:  # warm-up
         parse_frame(frame, _START_NS)

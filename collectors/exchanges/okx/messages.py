@@ -101,6 +101,14 @@ class BookData(msgspec.Struct, frozen=True, gc=False):
     instId: str | None = None  # sent by books5 only
 
 
+class BooksFrame(msgspec.Struct, frozen=True, gc=False):
+    """A whole ``books`` push decoded in one pass (the hot path; see ``parse.parse_frame``)."""
+
+    arg: ChannelArg
+    data: list[BookData]
+    action: str | None = None  # "snapshot" | "update"
+
+
 class CandleRow(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """One candle: an array ``[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]`` (WS and REST)."""
 
@@ -136,6 +144,7 @@ FRAME_DECODER = msgspec.json.Decoder(Frame)
 TRADES_DECODER = msgspec.json.Decoder(list[TradeMessage], strict=False)
 TICKERS_DECODER = msgspec.json.Decoder(list[TickerMessage], strict=False)
 BOOKS_DECODER = msgspec.json.Decoder(list[BookData], strict=False)
+BOOKS_FRAME_DECODER = msgspec.json.Decoder(BooksFrame, strict=False)
 CANDLES_DECODER = msgspec.json.Decoder(list[CandleRow], strict=False)
 REST_DECODER = msgspec.json.Decoder(RestResponse)
 REST_BOOKS_DECODER = msgspec.json.Decoder(list[RestBookData], strict=False)

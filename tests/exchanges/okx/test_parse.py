@@ -532,3 +532,30 @@ def test_parser_modules_import_no_io_clock_or_logging() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 imported.add(node.module.split(".")[0])
         assert not imported & forbidden, module.__name__
+
+
+def test_books_fast_path_equals_the_general_path_on_every_captured_frame(captured: list[bytes]) -> None:
+    books = [raw for raw in captured if raw.startswith(b'{"arg":{"channel":"books",')]
+    assert len(books) == 290
+    for raw in books:
+        # str input takes the one-pass decoder; bytes input takes the general path.
+        assert parse_frame(raw.decode(), 1) == parse_frame(raw, 1)
+
+
+@pytest.mark.parametrize(
+    ("frame", "problem"),
+    [
+        ('{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["NaN","1","0","1"]],'
+         '"bids":[],"ts":"1","checksum":0,"seqId":2,"prevSeqId":1}]}', "non-finite"),
+        ('{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["1.5","x","0","1"]],'
+         '"bids":[],"ts":"1","checksum":0,"seqId":2,"prevSeqId":1}]}', "not a decimal"),
+        ('{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"replace","data":[{"asks":[],'
+         '"bids":[],"ts":"1","checksum":0,"seqId":2,"prevSeqId":1}]}', "'action' must be"),
+        ('{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[]', "truncated"),
+    ],
+)  # fmt: skip
+def test_books_fast_path_rejects_bad_frames_like_the_general_path(frame: str, problem: str) -> None:
+    with pytest.raises(OKXParseError, match=problem):
+        parse_frame(frame, 1)
+    with pytest.raises(OKXParseError, match=problem):
+        parse_frame(frame.encode(), 1)
