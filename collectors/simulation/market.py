@@ -173,7 +173,10 @@ class _Instrument:
         self.bids = BookSide(is_bid=True)
         self.asks = BookSide(is_bid=False)
         self.log: list[SimTrade] = []
-        self.first_trade_id = self.rng.randint(100_000_000, 900_000_000)
+        # Like a real venue, ids keep growing across restarts: they start from the start time
+        # (1,000 ids per ms of wall time), so a simulator restarted with the same seed never
+        # reuses an id of an earlier run (stored trades are unique on the id).
+        self.first_trade_id = start_ms * 1000 + self.rng.randint(0, 999)
         self.next_trade_id = self.first_trade_id
         self.sequence = self.sequence_rng.randint(1_000_000_000, 3_000_000_000)
         self.series: dict[Timeframe, CandleSeries] = {}

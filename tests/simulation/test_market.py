@@ -202,3 +202,14 @@ def test_constructor_validation() -> None:
         SyntheticMarket(["BTC-USDT", "BTC-USDT"])
     with pytest.raises(KeyError, match="NOPE"):
         SyntheticMarket(["BTC-USDT"]).book("NOPE")
+
+
+def test_a_market_restarted_later_with_the_same_seed_never_reuses_trade_ids() -> None:
+    first_clock = [1_767_225_600_000]
+    first = SyntheticMarket(("BTC-USDT",), seed=1, trade_rate=500.0, clock=lambda: first_clock[0])
+    first_clock[0] += 60_000
+    earlier = {e.trade.trade_id for e in first.advance()}
+    assert len(earlier) > 1000
+    second = SyntheticMarket(("BTC-USDT",), seed=1, trade_rate=500.0, clock=lambda: first_clock[0] + 1)
+    later = {e.trade.trade_id for e in second.advance(first_clock[0] + 60_001)}
+    assert later and min(later) > max(earlier)
