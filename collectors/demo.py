@@ -19,27 +19,18 @@ from collections import Counter
 from typing import Any
 
 from collectors import CollectorManager, DataType, ExchangeCollectorConfig, ExchangeFactory, MarketDataPoint
+from collectors.core.cli import positive_seconds
 from collectors.core.records import BookSnapshot, BookUpdate, Candle, Ticker, Trade
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m collectors.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--symbols", default="BTC-USDT,ETH-USDT", help="comma-separated OKX instrument ids")
-    parser.add_argument("--duration", type=_positive_float, default=None, help="stop after this many seconds")
-    parser.add_argument("--status-every", type=_positive_float, default=5.0, help="seconds between status lines")
+    parser.add_argument("--duration", type=positive_seconds, default=None, help="stop after this many seconds")
+    parser.add_argument("--status-every", type=positive_seconds, default=5.0, help="seconds between status lines")
     parser.add_argument("--endpoint", default="simulator", help="'simulator' (default), 'live', or ws://host:port")
-    parser.add_argument("--drop-every", type=_positive_float, default=None, help="simulator drops connections this often")
-    parser.add_argument("--trade-rate", type=_positive_float, default=5.0, help="simulated trades per second per symbol")
+    parser.add_argument("--drop-every", type=positive_seconds, default=None, help="simulator drops connections this often")
+    parser.add_argument("--trade-rate", type=positive_seconds, default=5.0, help="simulated trades per second per symbol")
     return parser.parse_args(argv)
 
 

@@ -19,6 +19,7 @@ import sys
 
 import asyncpg
 
+from collectors.core.cli import positive_seconds
 from tasks.registry.__main__ import main as registry_main
 
 _QUERY = """
@@ -31,16 +32,6 @@ WHERE time > now() - INTERVAL '1 day'
 GROUP BY exchange, symbol
 ORDER BY exchange, symbol
 """
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
 
 
 async def _print_trades(dsn: str) -> None:
@@ -87,7 +78,7 @@ async def watch(every: float, count: int | None, dsn: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tasks.watch", description=__doc__.splitlines()[0])
-    parser.add_argument("--every", type=_positive, default=5.0, help="seconds between reports (default 5)")
+    parser.add_argument("--every", type=positive_seconds, default=5.0, help="seconds between reports (default 5)")
     parser.add_argument("--count", type=int, default=None, help="stop after this many reports")
     parser.add_argument(
         "--dsn",
