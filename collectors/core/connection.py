@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
@@ -71,11 +70,6 @@ class FeedConnection:
         self._keeper: asyncio.Task[None] | None = None
         self._last_inbound = 0.0
         self._closing = False
-        self.frames_received = 0
-
-    @property
-    def is_open(self) -> bool:
-        return self.ws is not None and not self._closing
 
     async def open(self) -> None:
         """Connect and start the reader (and keepalive) tasks; raise ConnectionFailure on failure."""
@@ -97,7 +91,9 @@ class FeedConnection:
         self._last_inbound = time.monotonic()
         self._reader = asyncio.create_task(self._read(), name=f"{self.name}-reader")
         if self.keepalive is not None:
-            self._keeper = asyncio.create_task(self._keep_alive(self.keepalive), name=f"{self.name}-keepalive")
+            self._keeper = asyncio.create_task(
+                self._keep_alive(self.keepalive), name=f"{self.name}-keepalive"
+            )
 
     async def send(self, data: str | bytes) -> None:
         if self.ws is None:
@@ -130,7 +126,6 @@ class FeedConnection:
         try:
             async for frame in ws:
                 self._last_inbound = time.monotonic()
-                self.frames_received += 1
                 await put((self, frame, time.time_ns()))
         except ConnectionClosed as exc:
             await self._lost(exc)
@@ -162,7 +157,9 @@ class FeedConnection:
                 ping_sent_at = time.monotonic()
             elif ping_sent_at is not None and now - ping_sent_at >= policy.timeout:
                 await self._lost(
-                    KeepaliveTimeout(f"{self.name}: no answer to {policy.payload!r} within {policy.timeout:g}s")
+                    KeepaliveTimeout(
+                        f"{self.name}: no answer to {policy.payload!r} within {policy.timeout:g}s"
+                    )
                 )
                 ws = self.ws
                 if ws is not None:
@@ -170,6 +167,3 @@ class FeedConnection:
                 return
             wait = policy.timeout if ping_sent_at is not None else policy.interval - quiet
             await asyncio.sleep(max(0.05, min(wait, policy.interval)))
-
-    def describe(self) -> dict[str, Any]:
-        return {"url": self.url, "open": self.is_open, "frames_received": self.frames_received}

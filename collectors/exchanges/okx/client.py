@@ -30,15 +30,14 @@ from collectors.core.records import BookSnapshot, BookTop, BookUpdate, Candle, T
 from collectors.core.settings import Settings
 from collectors.core.types import DataType, MarketDataPoint
 from collectors.exchanges.okx import parse, subscriptions
-from collectors.exchanges.okx.errors import OKXParseError, OKXRestError
 from collectors.exchanges.okx.endpoints import OKXEndpoints, resolve_endpoints
+from collectors.exchanges.okx.errors import OKXParseError, OKXRestError
 
 EXCHANGE = "okx"
+# Records passed straight to callbacks; book updates go through the local book first.
 _RECORD_TYPES: dict[type, DataType] = {
     Trade: DataType.TRADE,
     Ticker: DataType.TICKER,
-    BookUpdate: DataType.ORDERBOOK,
-    BookSnapshot: DataType.ORDERBOOK,
     BookTop: DataType.TOP_OF_BOOK,
     Candle: DataType.CANDLE,
 }
@@ -139,10 +138,14 @@ class OKXCollector(BaseDataCollector):
 
     async def connect(self) -> bool:
         await self.disconnect()
-        self._http = httpx.AsyncClient(base_url=self.endpoints.rest_url, transport=self._http_transport, timeout=10.0)
+        self._http = httpx.AsyncClient(
+            base_url=self.endpoints.rest_url, transport=self._http_transport, timeout=10.0
+        )
         try:
             for kind, url in self._wanted_urls().items():
-                connection = FeedConnection(f"{self.component_name}-{kind}", url, self._inbox, keepalive=self.keepalive)
+                connection = FeedConnection(
+                    f"{self.component_name}-{kind}", url, self._inbox, keepalive=self.keepalive
+                )
                 await connection.open()
                 self._connections[kind] = connection
         except ConnectionFailure as exc:
@@ -253,7 +256,10 @@ class OKXCollector(BaseDataCollector):
         elif record_type is BookUpdate:
             await self._apply_book(record)
             return
-        await self._notify_callbacks(MarketDataPoint(EXCHANGE, record.symbol, None, _RECORD_TYPES[record_type], None, record))
+        await self._emit(_RECORD_TYPES[record_type], record)
+
+    async def _emit(self, data_type: DataType, record: Any) -> None:
+        await self._notify_callbacks(MarketDataPoint(EXCHANGE, record.symbol, None, data_type, None, record))
 
     def _accept_trade(self, trade: Trade) -> bool:
         trade_id = int(trade.trade_id)
@@ -267,33 +273,39 @@ class OKXCollector(BaseDataCollector):
     async def _apply_book(self, update: BookUpdate) -> None:
         event = self._books.apply(update)
         if event is BookEvent.APPLIED:
-            await self._notify_callbacks(MarketDataPoint(EXCHANGE, update.symbol, None, DataType.ORDERBOOK, None, update))
+            await self._emit(DataType.ORDERBOOK, update)
             last = self._last_snapshot_ns.get(update.symbol, 0)
             if update.receive_time_ns - last >= self.book_snapshot_interval_ns:
                 self._last_snapshot_ns[update.symbol] = update.receive_time_ns
                 bids, asks = self._books.top(update.symbol, self.book_snapshot_depth)
                 snapshot = BookSnapshot(
-                    EXCHANGE, update.symbol, bids, asks, update.sequence, update.event_time_ns, update.receive_time_ns
+                    EXCHANGE,
+                    update.symbol,
+                    bids,
+                    asks,
+                    update.sequence,
+                    update.event_time_ns,
+                    update.receive_time_ns,
                 )
-                await self._notify_callbacks(MarketDataPoint(EXCHANGE, update.symbol, None, DataType.ORDERBOOK, None, snapshot))
+                await self._emit(DataType.ORDERBOOK, snapshot)
         elif event is BookEvent.NEEDS_SNAPSHOT:
-            await self._resync_book(update.symbol, reason="no initial snapshot")
-        elif event is BookEvent.AWAITING_SNAPSHOT and self._books.pending_count(update.symbol) >= REST_SEED_AFTER_UPDATES:
+            await self._seed_book_from_rest(update.symbol)
+        elif (
+            event is BookEvent.AWAITING_SNAPSHOT
+            and self._books.pending_count(update.symbol) >= REST_SEED_AFTER_UPDATES
+        ):
             # Resubscribed but the server sends updates without a snapshot (OKX's announced
             # "no initial snapshot" mode): join a REST snapshot to the held updates instead.
-            await self._resync_book(update.symbol, reason="no initial snapshot")
+            await self._seed_book_from_rest(update.symbol)
         elif event in (BookEvent.GAP, BookEvent.CHECKSUM_MISMATCH):
             self._book_resyncs += 1
-            await self._resync_book(update.symbol, reason=event.value)
+            await self._resubscribe_book(update.symbol, reason=event.value)
 
-    async def _resync_book(self, symbol: str, *, reason: str) -> None:
-        """Rebuild one symbol's book: resubscribe (fresh snapshot) or seed from REST."""
+    async def _resubscribe_book(self, symbol: str, *, reason: str) -> None:
+        """Rebuild one symbol's book from a fresh snapshot: unsubscribe and subscribe it again."""
         self.logger.warning("book %s: %s; resyncing this symbol only", symbol, reason)
         connection = self._connections.get("public")
         if connection is None:
-            return
-        if reason == "no initial snapshot":
-            await self._seed_book_from_rest(symbol)
             return
         args = [{"channel": "books", "instId": symbol}]
         for op in ("unsubscribe", "subscribe"):
@@ -307,10 +319,13 @@ class OKXCollector(BaseDataCollector):
             return  # at most one REST snapshot per symbol per interval, however many updates arrive
         self._last_rest_seed[symbol] = now
         self._rest_book_seeds += 1
+        self.logger.warning("book %s: updates without a snapshot; seeding this symbol from REST", symbol)
         for _attempt in range(3):
             try:
-                response = await self._http.get("/api/v5/market/books", params={"instId": symbol, "sz": "400"})
-                snapshot = parse.parse_rest_book(response.content, symbol, self._now_ns())
+                response = await self._http.get(
+                    "/api/v5/market/books", params={"instId": symbol, "sz": "400"}
+                )
+                snapshot = parse.parse_rest_book(response.content, symbol, time.time_ns())
             except (httpx.HTTPError, OKXParseError, OKXRestError) as exc:
                 self._record_error(f"book {symbol}: REST snapshot failed: {exc}")
                 return
@@ -328,13 +343,15 @@ class OKXCollector(BaseDataCollector):
             try:
                 for page in range(BACKFILL_MAX_PAGES):
                     if page == 0:
-                        response = await self._http.get("/api/v5/market/trades", params={"instId": symbol, "limit": "500"})
+                        response = await self._http.get(
+                            "/api/v5/market/trades", params={"instId": symbol, "limit": "500"}
+                        )
                     else:
                         response = await self._http.get(
                             "/api/v5/market/history-trades",
                             params={"instId": symbol, "type": "1", "after": after, "limit": "100"},
                         )
-                    trades = parse.parse_rest_trades(response.content, symbol, self._now_ns())
+                    trades = parse.parse_rest_trades(response.content, symbol, time.time_ns())
                     newer = [t for t in trades if int(t.trade_id) > last_id]
                     missed.extend(newer)
                     if not trades or len(newer) < len(trades):
@@ -347,11 +364,7 @@ class OKXCollector(BaseDataCollector):
             for trade in sorted(missed, key=lambda t: int(t.trade_id)):
                 if self._accept_trade(trade):
                     self._backfilled_trades += 1
-                    await self._notify_callbacks(MarketDataPoint(EXCHANGE, symbol, None, DataType.TRADE, None, trade))
-
-    @staticmethod
-    def _now_ns() -> int:
-        return time.time_ns()
+                    await self._emit(DataType.TRADE, trade)
 
     # ------------------------------------------------------------------ status
     def _extra_status(self) -> dict[str, Any]:
